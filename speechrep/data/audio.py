@@ -63,8 +63,8 @@ def load_audio(
     missing, unreadable or empty file, non-finite samples, or a span outside the file.
     """
     info = audio_info(path)
-    first = 0 if start is None else int(round(start * info.sample_rate))
-    last = info.num_frames if end is None else int(round(end * info.sample_rate))
+    first = 0 if start is None else round(start * info.sample_rate)
+    last = info.num_frames if end is None else round(end * info.sample_rate)
     if first < 0 or last > info.num_frames or first >= last:
         raise AudioError(
             f"audio file {path}: span [{start}, {end}]s is outside the audio "

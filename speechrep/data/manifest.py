@@ -221,7 +221,7 @@ class Manifest(Sequence[Utterance]):
             if check_audio:
                 try:
                     info = audio_info(utt.audio_path)
-                except Exception as error:  # noqa: BLE001 - report every unreadable file
+                except Exception as error:
                     problems.append(f"{utt.id}: {error}")
                     continue
                 if abs(info.duration - utt.duration) > ALIGNMENT_TOLERANCE_S:

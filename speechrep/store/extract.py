@@ -102,6 +102,7 @@ class ProcessGroup:
     index: int = 0
     count: int = 1
     barrier: Callable[[], None] = lambda: None
+    device: str = "cpu"
 
     @property
     def is_main(self) -> bool:
@@ -113,7 +114,7 @@ class ProcessGroup:
         from accelerate import PartialState
 
         state = PartialState()
-        return cls(state.process_index, state.num_processes, state.wait_for_everyone)
+        return cls(state.process_index, state.num_processes, state.wait_for_everyone, str(state.device))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -161,12 +162,21 @@ def extract_features(
     mine = [i for i in range(len(shards)) if i % group.count == group.index]
     todo = [i for i in mine if not (shard_dir(path, i) / "index.json").is_file()]
     if len(todo) < len(mine):
-        log.info("resuming %s: %d of %d shards of this process already done", path, len(mine) - len(todo), len(mine))
+        log.info(
+            "resuming %s: %d of %d shards of this process already done",
+            path,
+            len(mine) - len(todo),
+            len(mine),
+        )
     show = _show_progress(progress) and group.is_main
     worker = _ShardWorker(upstream, layers, settings, chosen)
     with ThreadPoolExecutor(max_workers=1) as loader:
-        pending = {i: loader.submit(_load_shard_audio, manifest, shards[i], upstream.sample_rate) for i in todo[:1]}
-        for n, shard in enumerate(tqdm(todo, desc=f"extract {upstream.name}", disable=not show, unit="shard")):
+        pending = {
+            i: loader.submit(_load_shard_audio, manifest, shards[i], upstream.sample_rate) for i in todo[:1]
+        }
+        for n, shard in enumerate(
+            tqdm(todo, desc=f"extract {upstream.name}", disable=not show, unit="shard")
+        ):
             loaded = pending.pop(shard).result()
             if n + 1 < len(todo):  # read the next shard's audio while this one runs through the model
                 nxt = todo[n + 1]
@@ -180,6 +190,22 @@ def extract_features(
     store = FeatureStore(path)
     _report_skipped(store)
     return store
+
+
+def extract_from_config(cfg: Any) -> FeatureStore:
+    """Run :func:`extract_features` from a composed ``extract_features`` config (the entry script)."""
+    from hydra.utils import instantiate
+
+    from speechrep.data.sampling import read_segment_list
+    from speechrep.utils.seeding import seed_everything
+
+    seed_everything(cfg.seed)
+    group = ProcessGroup.from_accelerate()
+    manifest = instantiate(cfg.dataset)
+    upstream = instantiate(cfg.upstream, device=group.device)
+    settings = instantiate(cfg.extraction, _convert_="all")
+    segments = read_segment_list(cfg.segments_file) if cfg.segments_file else None
+    return extract_features(manifest, upstream, cfg.store_root, settings, segments, group, cfg.progress)
 
 
 def plan_shards(manifest: Manifest, shard_seconds: float) -> list[tuple[int, int]]:
@@ -220,8 +246,11 @@ def _load_shard_audio(manifest: Manifest, bounds: tuple[int, int], sample_rate: 
         end = max((s.end for s in utt.phones + utt.words), default=0.0)
         if end > len(wave) / sample_rate + 0.02:
             items.append(
-                _Loaded(utt, reason=f"{utt.id}: alignment ends at {end:.3f}s, past the audio "
-                f"{utt.audio_path} ({len(wave) / sample_rate:.3f}s)")
+                _Loaded(
+                    utt,
+                    reason=f"{utt.id}: alignment ends at {end:.3f}s, past the audio "
+                    f"{utt.audio_path} ({len(wave) / sample_rate:.3f}s)",
+                )
             )
             continue
         items.append(_Loaded(utt, wave=wave))
@@ -252,7 +281,11 @@ class _ShardWorker:
 
     def write_shard(self, folder: Path, items: list[_Loaded]) -> None:
         rows: dict[str, list[np.ndarray]] = {layer: [] for layer in self.layers}
-        index: dict[str, Any] = {"utterances": [], "rows": {layer: [] for layer in self.layers}, "skipped": []}
+        index: dict[str, Any] = {
+            "utterances": [],
+            "rows": {layer: [] for layer in self.layers},
+            "skipped": [],
+        }
         segments: dict[str, list] = {"utterance": [], "index": [], "label": [], "start": [], "end": []}
         for item, features in self._forward(items):
             if features is None:
@@ -357,7 +390,9 @@ def _merge_shards(path: Path, manifest: Manifest, shards: list[tuple[int, int]],
         "utterances": [u for index in indices for u in index["utterances"]],
         "skipped": [s for index in indices for s in index["skipped"]],
         "layers": indices[0]["layers"] if indices else {},
-        "segments": {k: [v for index in indices for v in index["segments"][k]] for k in indices[0]["segments"]}
+        "segments": {
+            k: [v for index in indices for v in index["segments"][k]] for k in indices[0]["segments"]
+        }
         if indices
         else {},
     }
@@ -366,8 +401,11 @@ def _merge_shards(path: Path, manifest: Manifest, shards: list[tuple[int, int]],
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         dim = merged["layers"][layer]["dim"]
         with atomic_open(layer_file(out, layer), "wb") as handle:
-            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
-                      "shape": (int(offsets[-1]), dim)}
+            header = {
+                "descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+                "fortran_order": False,
+                "shape": (int(offsets[-1]), dim),
+            }
             np.lib.format.write_array_header_1_0(handle, header)
             for i in range(len(shards)):  # stream shard by shard: memory stays at one shard
                 part = np.load(layer_file(shard_dir(path, i), layer))
@@ -389,7 +427,9 @@ def _chosen_segments(
     for ref in segments:
         if ref.utt_id not in manifest:
             raise StoreError(f"segment list names utterance {ref.utt_id!r}, which is not in the manifest")
-        chosen.setdefault(ref.utt_id, []).append((int(ref.index), str(ref.label), float(ref.start), float(ref.end)))
+        chosen.setdefault(ref.utt_id, []).append(
+            (int(ref.index), str(ref.label), float(ref.start), float(ref.end))
+        )
     for spans in chosen.values():
         spans.sort()
     return chosen
@@ -409,10 +449,18 @@ def _report_skipped(store: FeatureStore) -> None:
     skipped = store.skipped
     if skipped:
         lines = "\n  ".join(f"{s['id']}: {s['reason']}" for s in skipped[:20])
-        more = f"\n  ... and {len(skipped) - 20} more (all listed in {store.path / 'index.json'})" if len(
-            skipped) > 20 else ""
-        log.warning("skipped %d of %d utterances:\n  %s%s", len(skipped),
-                    len(skipped) + len(store.utterance_ids), lines, more)
+        more = (
+            f"\n  ... and {len(skipped) - 20} more (all listed in {store.path / 'index.json'})"
+            if len(skipped) > 20
+            else ""
+        )
+        log.warning(
+            "skipped %d of %d utterances:\n  %s%s",
+            len(skipped),
+            len(skipped) + len(store.utterance_ids),
+            lines,
+            more,
+        )
 
 
 __all__ = ["ExtractionSettings", "ProcessGroup", "extract_features", "plan_shards"]

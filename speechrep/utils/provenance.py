@@ -6,7 +6,16 @@ import platform
 import sys
 from importlib import metadata
 
-_PACKAGES = ("speechrep", "torch", "torchaudio", "transformers", "numpy", "scipy", "scikit-learn", "accelerate")
+_PACKAGES = (
+    "speechrep",
+    "torch",
+    "torchaudio",
+    "transformers",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "accelerate",
+)
 
 
 def environment_versions() -> dict[str, str]:

@@ -9,16 +9,28 @@ from speechrep.data import Manifest, ManifestError, Segment, Utterance, save_aud
 
 
 def make_utt(i: int, speaker: str = "s1", duration: float = 1.0, **kwargs) -> Utterance:
-    return Utterance(id=f"u{i}", audio_path=f"/corpus/u{i}.wav", sample_rate=16000, duration=duration,
-                     speaker=speaker, **kwargs)
+    return Utterance(
+        id=f"u{i}",
+        audio_path=f"/corpus/u{i}.wav",
+        sample_rate=16000,
+        duration=duration,
+        speaker=speaker,
+        **kwargs,
+    )
 
 
 def test_round_trip_keeps_every_field_and_relative_paths(tmp_path):
     wav = tmp_path / "audio" / "a.wav"
     save_audio(wav, np.zeros(1600, np.float32), 16000)
     utt = Utterance(
-        id="a", audio_path=str(wav), sample_rate=16000, duration=0.1, speaker="spk", text="hi there",
-        phones=[Segment("h", 0.0, 0.03), Segment("aɪ", 0.03, 0.05)], words=[("hi", 0.0, 0.05)],
+        id="a",
+        audio_path=str(wav),
+        sample_rate=16000,
+        duration=0.1,
+        speaker="spk",
+        text="hi there",
+        phones=[Segment("h", 0.0, 0.03), Segment("aɪ", 0.03, 0.05)],
+        words=[("hi", 0.0, 0.05)],
         labels={"emotion": "neu", "valence": 2.5},
     )
     path = Manifest([utt], name="m").save(tmp_path / "m.jsonl")
@@ -51,7 +63,8 @@ def test_duplicate_ids_rejected():
 
 def test_validate_flags_each_alignment_problem():
     utt = make_utt(
-        1, duration=1.0,
+        1,
+        duration=1.0,
         phones=[("a", 0.0, 0.2), ("b", 0.3, 0.25), ("c", 0.9, 1.5), ("d", 0.1, 0.2)],
         words=[("w", 0.0, 0.5)],
     )

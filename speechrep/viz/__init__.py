@@ -1,0 +1,1 @@
+"""Plots and reports: layer-wise curves, heatmaps, markdown reports."""
