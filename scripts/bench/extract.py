@@ -66,7 +66,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        per_speaker = max(1, int(args.minutes * 60 / 3.0 / 10))  # ~3 s utterances, 10 speakers
+        per_speaker = max(1, round(args.minutes * 60 / 2.0 / 10))  # espeak sentences last ~2 s; 10 speakers
         manifest = synthesize_corpus(
             tmp / "corpus", num_speakers=10, utterances_per_speaker=per_speaker, seed=0
         )

@@ -26,5 +26,5 @@ done
 list=$(printf '"%s",' "${stores[@]}")
 
 "$python" scripts/report.py seed=$seed manifest="$manifest" "stores=[${list%,}]" out_dir="$out/report" \
-  hydra.run.dir="$out/logs/report" title="speechrep demo: synthetic speech, mel vs random-init wav2vec2"
+  hydra.run.dir="$out/logs/report" "title='speechrep demo: synthetic speech, mel vs random-init wav2vec2'"
 echo "demo finished: report at $out/report/report.md"
