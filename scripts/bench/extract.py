@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from speechrep.data.synth.corpus import synthesize_corpus
 
 from speechrep.data import Manifest, load_audio
+from speechrep.data.synth.corpus import synthesize_corpus
 from speechrep.store import ExtractionSettings, extract_features
 from speechrep.upstream import load_upstream
 from speechrep.utils.provenance import environment_versions

@@ -10,10 +10,10 @@ import soundfile as sf
 import torch
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-from speechrep.upstream.frames import pool_segments
 
 from speechrep.data import Manifest, Utterance, load_audio
 from speechrep.store import ExtractionSettings, FeatureStore, StoreError, extract_features, plan_shards
+from speechrep.upstream.frames import pool_segments
 from tests.conftest import PROJECT_ROOT
 
 
@@ -164,3 +164,23 @@ def test_cnn_layers_pooled_to_10ms_line_up_with_mel(tmp_path, noise_corpus, upst
     np.testing.assert_array_equal(counts0, counts5)
     samples = np.array([round(u.duration * 16000) for u in noise_corpus])
     np.testing.assert_array_equal(counts0, (samples - 400) // 160 + 1)
+
+
+def test_peak_memory_does_not_grow_with_corpus_length(tmp_path, upstream):
+    """Rows are held one shard at a time and merged by streaming: 4x the corpus, same peak."""
+    import tracemalloc
+
+    from tests.conftest import make_noise_corpus
+
+    def peak(n: int) -> int:
+        manifest = make_noise_corpus(tmp_path / f"c{n}", [1.0] * n, seed=n)
+        settings = ExtractionSettings(layers=["cnn.0", "tf.0"], shard_seconds=2.0)
+        tracemalloc.start()
+        extract_features(manifest, upstream, tmp_path / f"s{n}", settings)
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    small, large = peak(6), peak(24)
+    cnn0_bytes_per_utt = 3199 * upstream.feature_dim("cnn.0") * 2  # float16 rows of one utterance
+    assert large - small < 4 * cnn0_bytes_per_utt  # far less than the 18 extra utterances' rows

@@ -141,6 +141,12 @@ def find_child(folder: Path, name: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def absolute(path: Path) -> str:
-    """The absolute path string stored in ``Utterance.audio_path``."""
-    return str(path.resolve())
+def utterance_from_audio(utterance_id: str, info: AudioInfo, **fields) -> Utterance:
+    """An utterance whose audio fields (absolute path, sample rate, duration) come from its header."""
+    return Utterance(
+        id=utterance_id,
+        audio_path=str(Path(info.path).resolve()),
+        sample_rate=info.sample_rate,
+        duration=info.duration,
+        **fields,
+    )

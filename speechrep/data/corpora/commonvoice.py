@@ -23,7 +23,7 @@ from pathlib import Path
 from speechrep.data.errors import CorpusError
 from speechrep.data.manifest import Manifest, Utterance
 
-from .common import OnMissing, ReadReport, SkipLog, absolute, finish, require_dir
+from .common import OnMissing, ReadReport, SkipLog, finish, require_dir, utterance_from_audio
 
 __all__ = ["COMMONVOICE_LABEL_COLUMNS", "read_commonvoice", "read_commonvoice_with_report"]
 
@@ -115,11 +115,9 @@ def read_commonvoice_with_report(
             if value:
                 labels[label] = value
         utterances.append(
-            Utterance(
-                id=utt_id,
-                audio_path=absolute(clip),
-                sample_rate=info.sample_rate,
-                duration=info.duration,
+            utterance_from_audio(
+                utt_id,
+                info,
                 speaker=row[column["client_id"]].strip() or None,
                 text=row[column["sentence"]].strip(),
                 labels=labels,

@@ -27,9 +27,9 @@ from speechrep.data.alignments import (
     read_text_lines,
 )
 from speechrep.data.errors import CorpusError
-from speechrep.data.manifest import Manifest, Utterance
+from speechrep.data.manifest import Manifest
 
-from .common import OnMissing, ReadReport, SkipLog, absolute, finish, require_dir
+from .common import OnMissing, ReadReport, SkipLog, finish, require_dir, utterance_from_audio
 from .librispeech import chapter_transcripts
 
 __all__ = ["CPC_SPLITS", "read_cpc_librispeech100", "read_cpc_librispeech100_with_report", "read_cpc_split"]
@@ -97,11 +97,9 @@ def read_cpc_librispeech100_with_report(
         if (speaker, chapter) not in transcripts:
             transcripts[speaker, chapter] = chapter_transcripts(flac.parent, speaker, chapter)
         utterances.append(
-            Utterance(
-                id=utt_id,
-                audio_path=absolute(flac),
-                sample_rate=info.sample_rate,
-                duration=info.duration,
+            utterance_from_audio(
+                utt_id,
+                info,
                 speaker=speaker,
                 text=transcripts[speaker, chapter].get(utt_id),
                 phones=frames_to_segments(frame_labels[utt_id], CPC_FRAME_SHIFT) if phone_labels else [],

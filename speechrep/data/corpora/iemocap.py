@@ -26,9 +26,9 @@ from pathlib import Path
 
 from speechrep.data.alignments import read_text_lines
 from speechrep.data.errors import CorpusError
-from speechrep.data.manifest import Manifest, Utterance
+from speechrep.data.manifest import Manifest
 
-from .common import OnMissing, ReadReport, SkipLog, absolute, find_child, finish, list_children
+from .common import OnMissing, ReadReport, SkipLog, find_child, finish, list_children, utterance_from_audio
 
 __all__ = [
     "IEMOCAP_EMOTIONS",
@@ -159,11 +159,9 @@ def read_iemocap_with_report(
                 if info is None:
                     continue
                 utterances.append(
-                    Utterance(
-                        id=utt_id,
-                        audio_path=absolute(wav),
-                        sample_rate=info.sample_rate,
-                        duration=info.duration,
+                    utterance_from_audio(
+                        utt_id,
+                        info,
                         speaker=f"Ses{name['session']}{name['who']}",
                         text=transcripts[utt_id],
                         labels={

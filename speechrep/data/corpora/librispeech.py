@@ -22,7 +22,16 @@ from speechrep.data.alignments import clean_mfa_alignment, get_tier, read_text_l
 from speechrep.data.errors import CorpusError
 from speechrep.data.manifest import Manifest, Utterance
 
-from .common import OnMissing, ReadReport, SkipLog, absolute, find_child, finish, list_children, require_dir
+from .common import (
+    OnMissing,
+    ReadReport,
+    SkipLog,
+    find_child,
+    finish,
+    list_children,
+    require_dir,
+    utterance_from_audio,
+)
 
 __all__ = [
     "chapter_transcripts",
@@ -124,11 +133,9 @@ def read_librispeech_with_report(
         if info is None:
             continue
         utterances.append(
-            Utterance(
-                id=utt_id,
-                audio_path=absolute(flac),
-                sample_rate=info.sample_rate,
-                duration=info.duration,
+            utterance_from_audio(
+                utt_id,
+                info,
                 speaker=speaker,
                 text=text,
                 phones=phones,

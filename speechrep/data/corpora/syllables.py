@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Literal
 
 from speechrep.data.errors import CorpusError
-from speechrep.data.manifest import Manifest, Utterance
+from speechrep.data.manifest import Manifest
 
-from .common import ReadReport, SkipLog, absolute, finish, list_children, require_dir
+from .common import ReadReport, SkipLog, finish, list_children, require_dir, utterance_from_audio
 
 __all__ = ["SYLLABLES", "read_syllables", "read_syllables_with_report"]
 
@@ -76,11 +76,9 @@ def read_syllables_with_report(
         if info is None:
             continue
         utterances.append(
-            Utterance(
-                id=path.stem,
-                audio_path=absolute(path),
-                sample_rate=info.sample_rate,
-                duration=info.duration,
+            utterance_from_audio(
+                path.stem,
+                info,
                 text=text,
                 labels=labels,
             )

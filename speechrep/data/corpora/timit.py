@@ -21,9 +21,18 @@ from pathlib import Path
 
 from speechrep.data.alignments import fold_timit_phones, read_text_lines, read_timit_segments
 from speechrep.data.errors import CorpusError
-from speechrep.data.manifest import Manifest, Utterance
+from speechrep.data.manifest import Manifest
 
-from .common import OnMissing, ReadReport, SkipLog, absolute, find_child, finish, list_children, require_dir
+from .common import (
+    OnMissing,
+    ReadReport,
+    SkipLog,
+    find_child,
+    finish,
+    list_children,
+    require_dir,
+    utterance_from_audio,
+)
 
 __all__ = ["read_timit", "read_timit_text", "read_timit_with_report"]
 
@@ -86,11 +95,9 @@ def read_timit_with_report(
                 if fold_39:
                     phones = fold_timit_phones(phones, source=str(parts[".phn"]))
                 utterances.append(
-                    Utterance(
-                        id=utt_id,
-                        audio_path=absolute(wav),
-                        sample_rate=info.sample_rate,
-                        duration=info.duration,
+                    utterance_from_audio(
+                        utt_id,
+                        info,
                         speaker=speaker,
                         text=read_timit_text(parts[".txt"]),
                         phones=phones,
