@@ -196,12 +196,14 @@ def extract_from_config(cfg: Any) -> FeatureStore:
     """Run :func:`extract_features` from a composed ``extract_features`` config (the entry script)."""
     from hydra.utils import instantiate
 
-    from speechrep.data.sampling import read_segment_list
+    from speechrep.data.sampling import read_segment_list, read_utterance_list
     from speechrep.utils.seeding import seed_everything
 
     seed_everything(cfg.seed)
     group = ProcessGroup.from_accelerate()
     manifest = instantiate(cfg.dataset)
+    if cfg.utterances_file:
+        manifest = manifest.select(read_utterance_list(cfg.utterances_file))
     upstream = instantiate(cfg.upstream, device=group.device)
     settings = instantiate(cfg.extraction, _convert_="all")
     segments = read_segment_list(cfg.segments_file) if cfg.segments_file else None
