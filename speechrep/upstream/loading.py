@@ -164,7 +164,9 @@ def _classify(name_or_path: str, *, random_init: bool) -> str:
     if os.path.exists(name_or_path):
         raise ValueError(
             f"{name_or_path} is a file; load_upstream expects a model directory written by save_pretrained "
-            "(config.json + weights). Convert fairseq checkpoints with transformers' conversion scripts first"
+            "(config.json + weights). For a fairseq wav2vec 2.0 / HuBERT .pt checkpoint use "
+            "upstream=fairseq_checkpoint, or convert it once: "
+            "python -m modellib_addons.fairseq_checkpoints convert IN.pt OUT_DIR"
         )
     looks_like_path = name_or_path.startswith(("/", "./", "../", "~")) or name_or_path.count("/") > 1
     if looks_like_path or not name_or_path:
