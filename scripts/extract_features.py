@@ -1,7 +1,7 @@
 """Extract layer-wise features of an upstream for a dataset into a feature store.
 
 python scripts/extract_features.py upstream=tiny_random dataset=synthetic_speech extraction.span=phone
-accelerate launch --cpu --num_processes 2 scripts/extract_features.py ...
+accelerate launch --multi_gpu --num_processes 2 scripts/extract_features.py ...
 """
 
 import hydra

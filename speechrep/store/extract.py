@@ -110,10 +110,22 @@ class ProcessGroup:
 
     @classmethod
     def from_accelerate(cls) -> ProcessGroup:
-        """The process group of ``accelerate launch`` (a single process when not launched)."""
+        """The process group of ``accelerate launch`` (a single process when not launched).
+
+        Without CUDA the processes are joined as CPU processes over gloo (``cpu=True``): accelerate
+        otherwise leaves each process of ``launch --multi_gpu`` alone, and ``launch --cpu`` starts
+        only one. Processes that were launched but not joined would all write every shard, so
+        they are refused.
+        """
         from accelerate import PartialState
 
-        state = PartialState()
+        state = PartialState(cpu=not torch.cuda.is_available())
+        launched = int(os.environ.get("WORLD_SIZE", "1"))
+        if launched > state.num_processes:
+            raise RuntimeError(
+                f"{launched} processes were launched (WORLD_SIZE) but accelerate joined "
+                f"{state.num_processes}; launch with `accelerate launch --multi_gpu --num_processes N`"
+            )
         return cls(state.process_index, state.num_processes, state.wait_for_everyone, str(state.device))
 
 
@@ -161,6 +173,9 @@ def extract_features(
 
     mine = [i for i in range(len(shards)) if i % group.count == group.index]
     todo = [i for i in mine if not (shard_dir(path, i) / "index.json").is_file()]
+    log.info(
+        "process %d of %d: %d of %d shards are its own", group.index, group.count, len(mine), len(shards)
+    )
     if len(todo) < len(mine):
         log.info(
             "resuming %s: %d of %d shards of this process already done",

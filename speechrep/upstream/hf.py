@@ -78,6 +78,7 @@ from transformers import (
     Wav2Vec2Model,
     WavLMModel,
 )
+from transformers.utils.output_capturing import maybe_install_capturing_hooks
 
 from speechrep.upstream.base import (
     Upstream,
@@ -202,6 +203,9 @@ class HFSpeechUpstream(Upstream):
             )
         _set_inference_config(config)
         model.eval()
+        # transformers installs its hidden-state capture hooks once, on the blocks present at the
+        # first forward; install them now, on every block, before any forward runs on fewer blocks.
+        maybe_install_capturing_hooks(model)
 
         self.model = model
         self.name = name or config._name_or_path or f"random:{model_type}"

@@ -99,7 +99,7 @@ def test_two_accelerate_processes_write_the_same_store_as_one(tmp_path):
         sys.executable,
         "-m",
         "accelerate.commands.launch",
-        "--cpu",
+        "--multi_gpu",  # `--cpu` would start one process; without CUDA these join over gloo
         "--num_processes",
         "2",
         "--num_machines",
@@ -117,6 +117,8 @@ def test_two_accelerate_processes_write_the_same_store_as_one(tmp_path):
         text=True,
     )
     assert two.returncode == 0, two.stderr[-3000:]
+    for index in (0, 1):  # two processes really ran, each on its own shards
+        assert f"process {index} of 2:" in two.stdout + two.stderr
     store_one = FeatureStore(next((tmp_path / "one").glob("*/COMPLETE")).parent)
     store_two = FeatureStore(next((tmp_path / "two").glob("*/COMPLETE")).parent)
     assert store_one.path.name == store_two.path.name  # same content key

@@ -88,6 +88,19 @@ def test_tf_layers_equal_output_hidden_states_to_the_bit(large: bool) -> None:
     assert torch.equal(only_tf1[0], direct.hidden_states[1][0])
 
 
+@pytest.mark.parametrize("family", ["wav2vec2", "hubert", "wavlm"])
+def test_a_shallow_first_call_does_not_truncate_later_deeper_calls(family: str) -> None:
+    # transformers hooks its hidden-state capture onto the blocks present at the first forward;
+    # a first call that runs only block 1 (tf.1) must not lose deeper states from later calls.
+    upstream = tiny(family)
+    wave = waves(16000)
+    upstream(wave, layers=["tf.1"])
+    deeper = upstream(wave, layers=["tf.0", "tf.1", "tf.2"]).hidden_states
+    direct = direct_hidden_states(upstream, wave[0])
+    for k in range(3):
+        assert torch.equal(deeper[f"tf.{k}"][0], direct.hidden_states[k][0]), k
+
+
 def _block_outputs_and_encoder_input(upstream: HFSpeechUpstream, wave: torch.Tensor):
     """A direct call with hooked block outputs, and the encoder input recomputed by hand."""
     model = upstream.model
