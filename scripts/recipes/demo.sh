@@ -2,7 +2,9 @@
 # The demo on built-in synthetic data, end to end, on CPU in a few minutes:
 #   1. synthesise a corpus of 20 speakers with espeak-ng (phone and word alignments included),
 #   2. extract phone-segment features of the mel pseudo-upstream and a random-init wav2vec2,
-#   3. write a layer-wise report (markdown + plot + JSON/CSV results).
+#   3. write a layer-wise report (markdown + plot + JSON/CSV results),
+#   4. run layer-wise analyses on those stores (cca_phone, mi_phone, cka, probe_phone; abx on the
+#      frames of 30 utterances), each into its own folder, and combine them into one figure.
 # Usage: bash scripts/recipes/demo.sh [output folder, default runs/demo]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -27,4 +29,37 @@ list=$(printf '"%s",' "${stores[@]}")
 
 "$python" scripts/report.py seed=$seed manifest="$manifest" "stores=[${list%,}]" out_dir="$out/report" \
   hydra.run.dir="$out/logs/report" "title='speechrep demo: synthetic speech, mel vs random-init wav2vec2'"
-echo "demo finished: report at $out/report/report.md"
+
+# 4. analyses (small settings for a quick CPU run; the experiments' defaults are the papers')
+analyze() {  # analyze <experiment> <overrides...>: results in $out/analysis/<experiment>
+  "$python" scripts/analyze.py seed=$seed experiment="$1" hydra.run.dir="$out/analysis/$1" "${@:2}" | tail -n 1
+}
+phones="stores=[${list%,}]"
+some='layers=[mel,mel.20ms,cnn.0,cnn.6,tf.0,tf.3,tf.6,tf.9,tf.12]'  # of the mel and model stores
+analyze cca_phone "$phones" "$some" analysis.max_pairs=3
+analyze mi_phone "$phones" "$some" analysis.n_clusters=50 'analysis.seeds=[0]' analysis.batch_size=512
+analyze cka "$phones" "$some"
+analyze probe_phone "$phones" "$some" analysis.max_iter=50 analysis.C=0.1
+
+# ABX compares frames: extract them for 30 sampled utterances (a few layers of the random model)
+"$python" scripts/sample_segments.py seed=$seed dataset=manifest dataset.path="$manifest" out_dir="$out/samples" \
+  num_utterances=30 'kinds=[phone]' hydra.run.dir="$out/logs/sample" > /dev/null
+frames=()
+for upstream in mel base_random; do
+  layers=null
+  [[ $upstream == base_random ]] && layers='[cnn.6,tf.0,tf.6,tf.12]'
+  line=$("$python" scripts/extract_features.py seed=$seed dataset=manifest dataset.path="$manifest" \
+    upstream=$upstream extraction.span=frame "extraction.layers=$layers" store_root="$out/features" \
+    utterances_file="$out/samples/utterances_30_seed$seed.tsv" hydra.run.dir="$out/logs/extract_frames_$upstream" \
+    | tail -n 1)
+  frames+=("${line#feature store: }")
+done
+framelist=$(printf '"%s",' "${frames[@]}")
+analyze abx "stores=[${framelist%,}]" analysis.manifest="$manifest" analysis.context=phone \
+  analysis.max_items_per_cell=4 analysis.max_x_speakers=2
+
+results=$(printf '"%s",' "$out"/analysis/{cca_phone,mi_phone,probe_phone})
+"$python" scripts/plot_layerwise.py "results=[${results%,}]" normalise=true out="$out/analysis/layerwise.png" \
+  "title='synthetic speech: phone content per layer (min-max)'" \
+  hydra.run.dir="$out/logs/plot_layerwise"
+echo "demo finished: report at $out/report/report.md, analyses and figure in $out/analysis"
