@@ -1,0 +1,18 @@
+"""Entry point of configs/probe.yaml (see its header for usage)."""
+
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name="probe")
+def main(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    from speechrep.infomax.pipeline import run_probe_from_config
+
+    run_probe_from_config(cfg, HydraConfig.get().runtime.output_dir)
+    print(f"results: {HydraConfig.get().runtime.output_dir}/results.json")
+
+
+if __name__ == "__main__":
+    main()
