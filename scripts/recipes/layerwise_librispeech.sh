@@ -86,9 +86,14 @@ words=$(extract model_words $(upstream_of "$checkpoint") extraction.span=word \
   segments_file="$samples/word_segments_seed${seed}.tsv")
 
 # 4. experiments
+failed=() succeeded=()  # an experiment that fails (its error is printed) does not stop the others
 analyze() {  # analyze <experiment> <store> <overrides...>: results in $out/analysis/<experiment>
-  "$python" scripts/analyze.py seed=$seed experiment="$1" "stores=[$2]" device=$device \
-    hydra.run.dir="$out/analysis/$1" "${@:3}" | tail -n 1
+  if ! "$python" scripts/analyze.py seed=$seed experiment="$1" "stores=[$2]" device=$device \
+    hydra.run.dir="$out/analysis/$1" "${@:3}" | tail -n 1; then
+    failed+=("$1")
+  else
+    succeeded+=("$1")
+  fi
 }
 analyze cca_mel "$model_frames" analysis.reference="$mel_frames"
 analyze cca_intra "$model_frames"
@@ -120,8 +125,16 @@ if [[ -n ${FINETUNED:-} ]]; then
   analyze cca_inter "$model_frames" analysis.reference="$tuned_frames"
 fi
 
-# 5. the combined figure
-results=$(printf '"%s",' "${combined[@]/#/$out/analysis/}")
+# 5. the combined figure (of the experiments that ran)
+done_runs=()
+for experiment in "${combined[@]}"; do
+  [[ " ${succeeded[*]} " == *" $experiment "* ]] && done_runs+=("$out/analysis/$experiment")
+done
+results=$(printf '"%s",' "${done_runs[@]}")
 "$python" scripts/plot_layerwise.py "results=[${results%,}]" normalise=true out="$out/layerwise.png" \
   "title='$(basename "$checkpoint"): layer-wise content ($split, min-max)'" hydra.run.dir="$out/logs/plot"
 echo "layer-wise analysis finished: $out/layerwise.png; results per experiment in $out/analysis"
+if ((${#failed[@]})); then
+  echo "failed experiments (errors above): ${failed[*]}" >&2
+  exit 1
+fi

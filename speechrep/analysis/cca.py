@@ -574,6 +574,11 @@ class CCASolver:
         if self.method != "pwcca":
             return BlockScore(float(rho.mean()), rho.cpu().numpy(), None)
         coef, e_coef = (a, exx_a) if solution.weight_view == "x" else (b, eyy_b)
+        if block.count - 1 < coef.shape[1]:  # centred rows span at most count - 1 dimensions
+            raise PairFailure(
+                f"{coef.shape[1]} canonical variates cannot be weighted on {block.count} rows: PWCCA "
+                f"needs more rows than variates in every scored split (more data, or fewer dims)"
+            )
         assert projected.cross is not None
         chol = _cholesky(coef.T @ e_coef)
         inner = torch.linalg.solve_triangular(chol, coef.T @ projected.cross, upper=False)

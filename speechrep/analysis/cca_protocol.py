@@ -341,7 +341,7 @@ def cross_validated_score_from_statistics(
     if len(trials) < num_trials:
         raise RuntimeError(
             f"only {len(trials)} of {num_trials} trials found a working eps pair; "
-            f"failures: {[f[-1] for f in failures][:5]}"
+            f"failures: {list(dict.fromkeys(f[-1] for f in failures))[:5]}"
         )
     test_scores = tuple(t["test"] for t in trials)
     return CCAResult(

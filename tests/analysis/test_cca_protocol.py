@@ -245,3 +245,11 @@ def test_failing_eps_pairs_are_skipped_and_recorded():
     assert all("eps" in f[4] for f in result.failures)
     with pytest.raises(RuntimeError, match="trials"):
         cross_validated_score(x, y, eps_grid=[(2.0, 2.0)], device="cpu")
+
+
+def test_splits_with_fewer_rows_than_canonical_variates_fail_saying_so():
+    # 60 rows in 10 splits: 6 rows per scored split against 12 variates (min of 30 and 12 dims)
+    x, y = correlated_views(60, 30, 12, seed=3)
+    with pytest.raises(RuntimeError, match="12 canonical variates cannot be weighted on 6 rows"):
+        cross_validated_score(x, y, device="cpu")
+    assert cross_validated_score(x, y, method="cca", device="cpu").score < 1  # plain CCA needs no weights

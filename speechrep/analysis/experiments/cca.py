@@ -102,7 +102,10 @@ def run_cca(
             if key not in splits:
                 splits[key] = make_splits(len(x), labels, num_splits, seed)
             protocol = dict(method=method, eps_grid=grid, max_pairs=max_pairs, num_trials=num_trials)
-            scored = cross_validated_score(x, y, splits=splits[key], seed=seed, device=device, **protocol)
+            try:
+                scored = cross_validated_score(x, y, splits=splits[key], seed=seed, device=device, **protocol)
+            except RuntimeError as error:
+                raise RuntimeError(f"{store.path} layer {layer} ({len(x)} rows, {what}): {error}") from error
             record = {"score": scored.score, "against": what, **extra, **scored.to_dict()}
             if "control" in measures:
                 shuffled = IndexedRows(y.table, np.random.default_rng([seed, 3]).permutation(y.index))
