@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from speechrep.store import FeatureStore
-from tests.conftest import PROJECT_ROOT, make_noise_corpus
+from tests.conftest import PROJECT_ROOT, free_port, make_noise_corpus
 
 SCRIPT = str(PROJECT_ROOT / "scripts" / "extract_features.py")
 
@@ -108,6 +108,8 @@ def test_two_accelerate_processes_write_the_same_store_as_one(tmp_path):
         "no",
         "--dynamo_backend",
         "no",
+        "--main_process_port",  # not the default 29500, which another launch may hold
+        str(free_port()),
         SCRIPT,
     ]
     two = subprocess.run(

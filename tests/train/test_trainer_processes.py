@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -25,14 +24,8 @@ from safetensors.torch import load_file
 
 from speechrep.train import Trainer, load_model_weights
 from speechrep.train.checkpoint import load_training_state
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, free_port
 from tests.train.toys import ToyData, ToyModel, first_step_then_resume, toy_config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_two_processes_match_one(tmp_path):
