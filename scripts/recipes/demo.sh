@@ -4,7 +4,10 @@
 #   2. extract phone-segment features of the mel pseudo-upstream and a random-init wav2vec2,
 #   3. write a layer-wise report (markdown + plot + JSON/CSV results),
 #   4. run layer-wise analyses on those stores (cca_phone, mi_phone, cka, probe_phone; abx on the
-#      frames of 30 utterances), each into its own folder, and combine them into one figure.
+#      frames of 30 utterances), each into its own folder, and combine them into one figure,
+#   5. Smooth InfoMax: synthesise the 729 CVCVCV words with two voices, train a small SIM (a few
+#      minutes), compare it with its random init on vowel and syllable probes (comparison.json),
+#      and probe its modules for phones layer by layer on the corpus of step 1 (feature store).
 # Usage: bash scripts/recipes/demo.sh [output folder, default runs/demo]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -62,4 +65,20 @@ results=$(printf '"%s",' "$out"/analysis/{cca_phone,mi_phone,probe_phone})
 "$python" scripts/plot_layerwise.py "results=[${results%,}]" normalise=true out="$out/analysis/layerwise.png" \
   "title='synthetic speech: phone content per layer (min-max)'" \
   hydra.run.dir="$out/logs/plot_layerwise"
+
+# 5. Smooth InfoMax on synthetic CVCVCV words (experiment sim_syllables_small)
+"$python" - "$out/syllables" it+m1 it+f2 <<'EOF'
+import sys
+from speechrep.data.synth.syllables import synthesize_syllables
+synthesize_syllables(sys.argv[1], voices=sys.argv[2:])
+EOF
+"$python" scripts/compare_infomax.py seed=$seed experiment=sim_syllables_small dataset.root="$out/syllables" \
+  'modules=null' feature_cache="$out/features/infomax" hydra.run.dir="$out/sim" | sed -n '/): trained /p'
+line=$("$python" scripts/extract_features.py seed=$seed dataset=manifest dataset.path="$manifest" \
+  upstream=infomax upstream.path="$out/sim/train/encoder" extraction.span=phone extraction.middle_third=true \
+  store_root="$out/features" hydra.run.dir="$out/logs/extract_sim" | tail -n 1)
+"$python" scripts/analyze.py seed=$seed experiment=probe_phone "stores=[\"${stores[0]}\",\"${line#feature store: }\"]" \
+  'store_names=[mel,sim]' analysis.max_iter=50 analysis.C=0.1 hydra.run.dir="$out/analysis/probe_phone_sim" | tail -n 1
+
 echo "demo finished: report at $out/report/report.md, analyses and figure in $out/analysis"
+echo "SIM vs its random init (vowel and syllable probes): $out/sim/comparison.json"

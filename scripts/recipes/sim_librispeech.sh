@@ -19,7 +19,7 @@ for method in sim gim cpc; do
     hydra.run.dir="$out/probe_phone"
   for module in 0 1 2; do
     "$PY" scripts/probe.py encoder_dir="$enc" "${DATA[@]}" task=speaker crop_samples=20480 module=$module \
-      probe.bias=false deterministic=false probe.epochs=10 hydra.run.dir="$out/probe_speaker_module${module}_nobias"
+      probe.bias=false probe.standardize=false deterministic=false probe.epochs=10 hydra.run.dir="$out/probe_speaker_module${module}_nobias"
     "$PY" scripts/train_decoder.py encoder_dir="$enc" "${DATA[@]}" module=$module trainer.max_steps=50000 \
       hydra.run.dir="$out/decoder_module$module"
   done

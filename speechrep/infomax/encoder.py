@@ -140,6 +140,13 @@ class InfoMaxEncoder(nn.Module):
     def layer_names(self) -> list[str]:
         return [f"module.{m}" for m in range(self.config.num_modules)]
 
+    def resolve_module(self, module: int) -> int:
+        """``module`` counted from 0, negative ones from the end (-1: the last); others fail."""
+        count = self.config.num_modules
+        if not -count <= module < count:
+            raise ValueError(f"module {module} does not exist; the encoder has {count} (0 … {count - 1})")
+        return module % count
+
     def last_conv_layer(self, module: int) -> int:
         """The number of conv layers between the input and module ``module``'s output."""
         if not 0 <= module < self.config.num_modules:

@@ -35,13 +35,20 @@ def encode_manifest(
     deterministic: bool = True,
     crop_samples: int | None = None,
     sample_rate: int = 16_000,
+    seed: int | None = None,
 ) -> dict[int, list[Tensor]]:
-    """module -> one ``(L, D)`` float32 CPU tensor per utterance (manifest order)."""
+    """module -> one ``(L, D)`` float32 CPU tensor per utterance (manifest order).
+
+    ``seed`` (with ``deterministic=False``) draws the samples from a generator seeded with it, so
+    the features are a function of their inputs (and cacheable); the global state is left as it was.
+    """
     encoder.eval()
     device = next(encoder.parameters()).device
     stop = max(modules) + 1
     out: dict[int, list[Tensor]] = {m: [] for m in modules}
-    with torch.no_grad():
+    with torch.no_grad(), torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        if seed is not None:
+            torch.manual_seed(seed)
         for utt in manifest:
             wave = load_audio(utt.audio_path, sample_rate)
             if crop_samples is not None:

@@ -123,21 +123,25 @@ class InfoNCE(nn.Module):
                 f"InfoNCE with K={self.prediction_steps} prediction steps needs more than "
                 f"{self.prediction_steps} frames, got {window}; use longer crops or fewer steps"
             )
-        predictions = self.predictor(context[:, start:stop]).view(batch, window, self.prediction_steps, -1)
-        flat = target.reshape(batch * length, self.target_dim)
+        steps = self.prediction_steps
+        predictions = self.predictor(context[:, start:stop]).view(batch, window, steps, -1)
+        # Align every prediction with the frame it predicts: aligned[:, t, k - 1] = W_k c_{t-k}
+        # (valid for t >= k), so that all K steps are scored against each target frame's negatives
+        # in one batched product instead of K slices of the negatives.
+        ks = torch.arange(1, steps + 1, device=target.device)
+        source = torch.arange(window, device=target.device)[:, None] - ks  # (W, K): t - k
+        valid = source >= 0
+        aligned = predictions[:, source.clamp(min=0), ks - 1]  # (B, W, K, D)
         window_target = target[:, start:stop]
-        window_negatives = flat[negatives[:, start:stop]]  # (B, W, N, D)
-        losses, correct, count = [], target.new_zeros(()), 0
-        for k in range(1, self.prediction_steps + 1):
-            pred = predictions[:, : window - k, k - 1]  # (B, W-k, D)
-            positive = (pred * window_target[:, k:]).sum(-1, keepdim=True)
-            negative = torch.einsum("btd,btnd->btn", pred, window_negatives[:, k:])
-            logits = torch.cat([positive, negative], dim=-1)
-            losses.append(-F.log_softmax(logits, dim=-1)[..., 0].mean())
-            correct = correct + (logits.argmax(-1) == 0).sum()
-            count += logits.shape[0] * logits.shape[1]
-        step_losses = torch.stack(losses)
-        return InfoNCEOutput(step_losses.mean(), step_losses, (correct / count).detach())
+        window_negatives = target.reshape(batch * length, self.target_dim)[negatives[:, start:stop]]
+        positive = (aligned * window_target.unsqueeze(2)).sum(-1, keepdim=True)  # (B, W, K, 1)
+        negative = torch.einsum("bwkd,bwnd->bwkn", aligned, window_negatives)  # (B, W, K, N)
+        logits = torch.cat([positive, negative], dim=-1)
+        counts = valid.sum(dim=0) * batch  # (K,): B (W - k) scored positions per step
+        nll = -F.log_softmax(logits, dim=-1)[..., 0]
+        step_losses = torch.where(valid, nll, 0.0).sum(dim=(0, 1)) / counts
+        correct = ((logits.argmax(-1) == 0) & valid).sum()
+        return InfoNCEOutput(step_losses.mean(), step_losses, (correct / counts.sum()).detach())
 
     @property
     def chance_level(self) -> float:

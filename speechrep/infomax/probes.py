@@ -9,9 +9,16 @@ accuracy over all test rows (frames or utterances), computed once, deterministic
 Which module is probed and whether the head has a bias are separate choices (SIM's code tied
 both to one ``bias`` flag): the performance setting is a bias head on the last module, the
 interpretability setting a bias-free head, whose weight matrix is then read by
-:func:`speechrep.infomax.interpret.weight_density`. sklearn's
-:class:`speechrep.analysis.probes.LinearProbe` standardises its inputs, which would rescale the
-weights per dimension, so it is not used here.
+:func:`speechrep.infomax.interpret.weight_density`.
+
+``standardize`` z-scores every feature with the training rows' mean and standard deviation
+before the head is trained. Performance probes need it to compare encoders fairly: an untrained
+conv stack (BatchNorm at its initial statistics is the identity) gives time means whose spread
+across clips is ~1e-4, which Adam at lr 1e-3 cannot scale up in 50 epochs, so an unstandardised
+probe of it sits near chance whatever the features hold. The standardisation is folded into the
+trained head, ``W' = W / σ``, ``b' = b - W' μ``, so the head applies to raw features; that needs
+a bias, and it rescales the weights per dimension, so interpretability probes (bias-free, whose
+weights are read as they are) leave it off.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ class ProbeConfig:
         lr: Adam learning rate.
         batch_size: rows per step.
         bias: give the head a bias.
+        standardize: train on z-scored features (module docstring); needs ``bias``.
         weight_decay: Adam's L2 weight decay.
         seed: seeds the initialisation and the row order.
     """
@@ -41,8 +49,16 @@ class ProbeConfig:
     lr: float = 1e-3
     batch_size: int = 64
     bias: bool = True
+    standardize: bool = False
     weight_decay: float = 0.0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.standardize and not self.bias:
+            raise ValueError(
+                "a standardized probe folds the feature means into its bias: set bias=true, or "
+                "standardize=false for a bias-free head (the interpretability setting)"
+            )
 
 
 @dataclass
@@ -80,6 +96,10 @@ def train_probe(x: Tensor, y: Tensor, num_classes: int, config: ProbeConfig) -> 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
         head = nn.Linear(x.shape[1], num_classes, bias=config.bias)
+    if config.standardize:
+        mean, std = x.mean(dim=0), x.std(dim=0, correction=0)
+        std = torch.where(std > 0, std, 1.0)  # a constant dimension stays 0 after centring
+        x = (x - mean) / std
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     for _ in range(config.epochs):
         order = torch.randperm(len(x), generator=generator)
@@ -87,6 +107,10 @@ def train_probe(x: Tensor, y: Tensor, num_classes: int, config: ProbeConfig) -> 
             optimizer.zero_grad()
             F.cross_entropy(head(x[batch]), y[batch]).backward()
             optimizer.step()
+    if config.standardize:
+        with torch.no_grad():
+            head.weight /= std
+            head.bias -= head.weight @ mean
     return head.eval()
 
 

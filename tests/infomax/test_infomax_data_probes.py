@@ -75,6 +75,22 @@ def test_probe_learns_separable_classes_without_bias_and_reports_micro_accuracy(
     assert torch.equal(result.head.weight, repeat.head.weight)  # seeded
 
 
+def test_standardized_probe_is_blind_to_feature_scale_and_its_head_reads_raw_features():
+    torch.manual_seed(0)
+    y = torch.arange(3).repeat(60)
+    x = 1e-4 * (torch.eye(3)[y] + 0.2 * torch.randn(180, 3)) + 0.05  # tiny spread, offset mean
+    x = torch.cat([x, torch.full((180, 1), 0.05)], dim=1)  # and a constant dimension
+    raw = run_probe(x[:120], y[:120], x[120:], y[120:], 3, ProbeConfig(epochs=20, seed=1))
+    config = ProbeConfig(epochs=20, seed=1, standardize=True)
+    scaled = run_probe(x[:120], y[:120], x[120:], y[120:], 3, config)
+    assert raw.test_accuracy < 0.6 < 0.9 < scaled.test_accuracy  # Adam cannot scale 1e-4 features up
+    z = (x[:120] - x[:120].mean(0)) / torch.cat([x[:120, :3].std(0, correction=0), torch.ones(1)])
+    plain = run_probe(z, y[:120], z, y[:120], 3, ProbeConfig(epochs=20, seed=1))
+    assert torch.allclose(scaled.head(x[:120]), plain.head(z), atol=1e-3)  # folded into W and b
+    with pytest.raises(ValueError, match="set bias=true, or standardize=false"):
+        ProbeConfig(bias=False, standardize=True)
+
+
 def test_pooling_stacking_and_label_indices(manifest):
     assert torch.equal(time_mean([torch.tensor([[1.0, 2.0], [3.0, 4.0]])]), torch.tensor([[2.0, 3.0]]))
     index = LabelIndex().fit(utterance_labels(manifest, "speaker"))

@@ -143,6 +143,14 @@ def test_vgim_preset_has_two_modules_with_small_latents():
     assert out.modules[1].target.shape[-1] == 32  # the joined GRU predicts the head's samples
 
 
+def test_module_indices_count_from_either_end_and_unknown_ones_fail():
+    encoder = InfoMaxEncoder(InfoMaxConfig.cpc(conv_channels=8, recurrent_dim=4))  # one module
+    assert encoder.resolve_module(0) == encoder.resolve_module(-1) == 0
+    with pytest.raises(ValueError, match="module 2 does not exist; the encoder has 1"):
+        encoder.resolve_module(2)
+    assert InfoMaxEncoder(small()).resolve_module(-2) == small().num_modules - 2
+
+
 def test_config_validation_names_the_problem():
     with pytest.raises(ValueError, match="sum to the 5 conv layers"):
         InfoMaxConfig(module_layers=(2, 2))
