@@ -37,11 +37,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
 from sklearn.pipeline import Pipeline
@@ -65,6 +67,7 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
 
     ``C`` is the inverse L2 strength, ``seed`` the solver's random state; ``standardize`` puts a
     :class:`~sklearn.preprocessing.StandardScaler` in front (fitted on the training rows only).
+    ``converged_`` says whether L-BFGS stopped before ``max_iter`` (no warning is printed).
     """
 
     def __init__(self, C: float = 1.0, max_iter: int = 1000, seed: int = 0, standardize: bool = True) -> None:
@@ -86,7 +89,10 @@ class LinearProbe(ClassifierMixin, BaseEstimator):
                 LogisticRegression(C=self.C, solver="lbfgs", max_iter=self.max_iter, random_state=self.seed),
             )
         )
-        self.pipeline_ = Pipeline(steps).fit(X, y)
+        with warnings.catch_warnings():  # recorded as ``converged_`` (and in results) instead
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.pipeline_ = Pipeline(steps).fit(X, y)
+        self.converged_ = bool(np.max(self.pipeline_[-1].n_iter_) < self.max_iter)
         self.classes_ = self.pipeline_.classes_
         self.n_features_in_ = X.shape[1]
         return self
@@ -159,11 +165,14 @@ class ProbeResult:
     num_train: int
     num_test: int
     num_classes: int
+    converged: bool  # L-BFGS stopped before max_iter (on the real labels and, if any, the control)
 
 
-def _accuracy(probe: LinearProbe, x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> float:
+def _accuracy(
+    probe: LinearProbe, x: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray
+) -> tuple[float, bool]:
     probe.fit(x[train], y[train])
-    return float(np.mean(probe.predict(x[test]) == y[test]))
+    return float(np.mean(probe.predict(x[test]) == y[test])), probe.converged_
 
 
 def probe_layers(
@@ -202,8 +211,11 @@ def probe_layers(
     for name, x in features.items():
         x = _as_features(x)
         probe = LinearProbe(C=C, max_iter=max_iter, seed=seed, standardize=standardize)
-        accuracy = _accuracy(probe, x, labels, train, test)
-        control_accuracy = _accuracy(probe, x, controls, train, test) if controls is not None else None
+        accuracy, converged = _accuracy(probe, x, labels, train, test)
+        control_accuracy = None
+        if controls is not None:
+            control_accuracy, control_converged = _accuracy(probe, x, controls, train, test)
+            converged = converged and control_converged
         results[name] = ProbeResult(
             accuracy=accuracy,
             majority=majority,
@@ -212,6 +224,7 @@ def probe_layers(
             num_train=len(train),
             num_test=len(test),
             num_classes=num_classes,
+            converged=converged,
         )
     return results
 

@@ -126,3 +126,14 @@ def test_linear_probe_follows_estimator_conventions():
         LinearProbe().fit(informative[:5], ["x"] * 5)
     with pytest.raises(ValueError, match="one row per label"):
         probe_layers({"layer": informative}, labels[:-1])
+
+
+def test_convergence_is_recorded_instead_of_warned():
+    import warnings
+
+    informative, _, labels, _, groups = word_like_rows(n=400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a ConvergenceWarning would fail the test
+        capped = probe_layers({"x": informative}, labels, groups=groups, max_iter=2)["x"]
+        full = probe_layers({"x": informative}, labels, groups=groups)["x"]
+    assert capped.converged is False and full.converged is True
