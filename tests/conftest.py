@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +19,23 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_entry_script(name: str, *overrides: str, env: Mapping[str, str] | None = None) -> str:
+    """Run ``scripts/<name>.py`` with Hydra ``overrides`` from the project root; fail with its stderr.
+
+    ``env`` adds to (or replaces entries of) the current environment. Returns the script's stdout.
+    """
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "scripts" / f"{name}.py"), *overrides],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **env} if env else None,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
 
 
 def free_port() -> int:

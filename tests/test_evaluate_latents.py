@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ from speechrep.data.simvowels import SimVowelsSampler
 from speechrep.data.synth.sampler import SyntheticSpeechSampler
 from speechrep.decvae.latent_evaluation import evaluate_latents, load_codes
 from speechrep.metrics.evaluate import FIXED_DATA_METRICS
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import run_entry_script
 from tests.test_configs import compose_config
 
 TINY = [
@@ -40,22 +38,15 @@ def read_csv(path) -> list[dict[str, str]]:
 
 def test_entry_script_writes_results_with_config_and_seed(tmp_path):
     out = tmp_path / "run"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(PROJECT_ROOT / "scripts" / "evaluate_latents.py"),
-            "experiment=simvowels_baselines",
-            "seed=5",
-            *TINY,
-            "interventional_metrics=[beta_vae]",
-            "+interventional_options.beta_vae={batch_size: 4, num_train: 20, num_eval: 10}",
-            f"hydra.run.dir={out}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
+    run_entry_script(
+        "evaluate_latents",
+        "experiment=simvowels_baselines",
+        "seed=5",
+        *TINY,
+        "interventional_metrics=[beta_vae]",
+        "+interventional_options.beta_vae={batch_size: 4, num_train: 20, num_eval: 10}",
+        f"hydra.run.dir={out}",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     document = json.loads((out / "results.json").read_text())
     assert document["seed"] == 5 and document["config"]["task_name"] == "simvowels_baselines"
     assert document["config"]["fit_sampler_overrides"] == {"split": "train"}

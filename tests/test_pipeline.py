@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 
 from speechrep.data import Manifest
 from speechrep.data.sampling import read_segment_list, read_utterance_list
 from speechrep.store import FeatureStore
-from tests.conftest import PROJECT_ROOT
-
-
-def run_script(name: str, *overrides: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "scripts" / f"{name}.py"), *overrides],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+from tests.conftest import run_entry_script
 
 
 def test_synthesize_sample_extract_report(tmp_path):
     corpus = tmp_path / "corpus"
-    run_script(
+    run_entry_script(
         "synthesize",
         f"out_dir={corpus}",
         "num_speakers=4",
@@ -38,7 +25,7 @@ def test_synthesize_sample_extract_report(tmp_path):
     assert len(manifest) == 12 and manifest.validate(check_audio=True) == []
 
     samples = tmp_path / "samples"
-    run_script(
+    run_entry_script(
         "sample_segments",
         "dataset=manifest",
         f"dataset.path={corpus / 'manifest.jsonl'}",
@@ -57,7 +44,7 @@ def test_synthesize_sample_extract_report(tmp_path):
         f"dataset.path={corpus / 'manifest.jsonl'}",
         f"store_root={tmp_path / 'st'}",
     ]
-    out = run_script(
+    out = run_entry_script(
         "extract_features",
         *common,
         "upstream=tiny_random",
@@ -69,7 +56,7 @@ def test_synthesize_sample_extract_report(tmp_path):
     assert len(word_store.segments) == len(words)
     assert sorted(word_store.segments.label) == sorted(w.label for w in words)
 
-    out = run_script(
+    out = run_entry_script(
         "extract_features",
         *common,
         "upstream=mel",
@@ -79,7 +66,7 @@ def test_synthesize_sample_extract_report(tmp_path):
     frame_store = FeatureStore(out.strip().splitlines()[-1].removeprefix("feature store: "))
     assert sorted(frame_store.utterance_ids) == sorted(utterances)
 
-    out = run_script(
+    out = run_entry_script(
         "extract_features",
         *common,
         "upstream=tiny_random",
@@ -88,7 +75,7 @@ def test_synthesize_sample_extract_report(tmp_path):
         f"hydra.run.dir={tmp_path / 'log5'}",
     )
     phone_store = out.strip().splitlines()[-1].removeprefix("feature store: ")
-    run_script(
+    run_entry_script(
         "report",
         f"manifest={corpus / 'manifest.jsonl'}",
         f"stores=[{phone_store}]",

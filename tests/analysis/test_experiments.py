@@ -10,9 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +22,7 @@ from speechrep.analysis.experiments.clusters import run_mi
 from speechrep.analysis.experiments.inputs import align_rows
 from speechrep.store import StoreError
 from speechrep.viz.experiments import plot_results
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import run_entry_script
 from tests.test_configs import compose_config
 
 QUICK_CCA = ["analysis.max_pairs=2", "analysis.num_trials=2"]
@@ -302,18 +299,9 @@ def test_rows_of_different_hops_are_not_paired(synthetic_stores):
 
 
 def test_entry_scripts_analyze_then_combine(synthetic_stores, tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(PROJECT_ROOT)}
-
     def script(name: str, *overrides: str) -> str:
-        done = subprocess.run(
-            [sys.executable, str(PROJECT_ROOT / "scripts" / f"{name}.py"), *overrides],
-            capture_output=True,
-            text=True,
-            cwd=PROJECT_ROOT,
-            env=env,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        return done.stdout.strip().splitlines()[-1]
+        stdout = run_entry_script(name, *overrides, env={"OMP_NUM_THREADS": "1"})
+        return stdout.strip().splitlines()[-1]
 
     run_dir = tmp_path / "run"
     line = script(

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import collections
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +21,7 @@ from speechrep.data.sampling import (
     write_utterance_list,
 )
 from speechrep.data.synth.corpus import synthesize_corpus
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import run_entry_script
 
 
 @pytest.fixture(scope="module")
@@ -165,18 +162,15 @@ def test_sample_to_folder(tmp_path, corpus):
 
 def test_sample_segments_script(tmp_path, corpus):
     folder, manifest = corpus
-    command = [
-        sys.executable,
-        str(PROJECT_ROOT / "scripts" / "sample_segments.py"),
+    run_entry_script(
+        "sample_segments",
         f"dataset.path={folder / 'manifest.jsonl'}",
         f"out_dir={tmp_path / 'samples'}",
         "max_per_label.word=3",
         "num_utterances=5",
         "seed=2",
         f"hydra.run.dir={tmp_path / 'run'}",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
-    assert result.returncode == 0, result.stderr
+    )
     words = read_segment_list(tmp_path / "samples" / "word_segments_seed2.tsv")
     saved = Manifest.load(folder / "manifest.jsonl")  # times as stored (rounded to microseconds)
     assert words == sample_segments(saved, "word", max_per_label=3, top_k_labels=500, seed=2)

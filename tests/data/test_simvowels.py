@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +28,7 @@ from speechrep.data.simvowels.synthesis import add_noise, clean_segment, snr_db
 from speechrep.data.simvowels.traversal import REFERENCE_VT_GRID
 from speechrep.data.simvowels.vowels import VOWEL_SETS, vowel_inventory
 from speechrep.metrics.utils import Sampler
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import run_entry_script
 
 SIZES = {"train": 2, "dev": 1, "test": 1}
 FS = 16000
@@ -260,21 +258,14 @@ def test_sampler_observations_have_their_factors_properties():
 
 def test_simulate_vowels_entry_script(tmp_path):
     out = tmp_path / "sv"
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(PROJECT_ROOT / "scripts" / "simulate_vowels.py"),
-            f"out_dir={out}",
-            "num_utterances={train: 2, dev: 1, test: 1}",
-            "settings.segments_per_utterance=3",
-            "traversal.factors=[f0]",
-            f"hydra.run.dir={tmp_path / 'run'}",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
+    run_entry_script(
+        "simulate_vowels",
+        f"out_dir={out}",
+        "num_utterances={train: 2, dev: 1, test: 1}",
+        "settings.segments_per_utterance=3",
+        "traversal.factors=[f0]",
+        f"hydra.run.dir={tmp_path / 'run'}",
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     manifest = Manifest.load(out / "manifest.jsonl")
     assert len(manifest) == 4 and manifest[0].duration == pytest.approx(0.3)
     description = json.loads((out / "simvowels.json").read_text())

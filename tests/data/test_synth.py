@@ -35,8 +35,8 @@ from speechrep.data.synth.espeak import (
     list_voice_variants,
 )
 from speechrep.data.synth.text import DEFAULT_VOCABULARY, SentenceGenerator, load_vocabulary
+from tests.conftest import PROJECT_ROOT, run_entry_script
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CORPUS = {"num_speakers": 20, "utterances_per_speaker": 1, "words_per_sentence": (3, 5)}
 VOWELS = {"iː", "ɪ", "ɛ", "æ", "ɑː", "ɔː", "ʌ", "uː", "ʊ", "eɪ", "aɪ", "oʊ", "aʊ", "ɜː", "ɔ", "ɐ", "ə", "i"}
 
@@ -364,20 +364,15 @@ def test_sentence_generator_is_seeded_balanced_and_bounded():
 # -- entry script ------------------------------------------------------------------------------------------
 def test_synthesize_script_writes_a_manifest(tmp_path):
     out = tmp_path / "corpus"
-    command = [
-        sys.executable,
-        str(PROJECT_ROOT / "scripts" / "synthesize.py"),
+    stdout = run_entry_script(
+        "synthesize",
         f"out_dir={out}",
         "num_speakers=20",
         "utterances_per_speaker=1",
         "words_per_sentence=[3,4]",
         f"hydra.run.dir={tmp_path / 'run'}",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT)
-    assert result.returncode == 0, result.stderr
-    assert (
-        f"manifest: {out}/manifest.jsonl" in result.stdout and "20 utterances, 20 speakers" in result.stdout
     )
+    assert f"manifest: {out}/manifest.jsonl" in stdout and "20 utterances, 20 speakers" in stdout
     manifest = Manifest.load(out / "manifest.jsonl")
     assert len(manifest) == 20 and manifest.validate(check_audio=True) == []
     assert (out / "speakers.json").is_file() and (tmp_path / "run" / ".hydra" / "config.yaml").is_file()

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -21,7 +19,7 @@ from speechrep.infomax.comparison import compare_with_random_init
 from speechrep.infomax.features import encode_manifest
 from speechrep.infomax.pipeline import run_probe_from_config, train_decoder_from_config, train_encoder
 from speechrep.train.checkpoint import load_checkpoint_config
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, run_entry_script
 
 WORDS = ["babagu", "digudi", "gubadi", "dadada", "bibubi", "gagigu", "bubaba", "didada"]
 # The trainer node is given inline, so the test does not depend on configs/trainer's defaults.
@@ -138,17 +136,16 @@ def test_interpret_script_writes_results_and_plots(tmp_path):
     train_decoder_from_config(compose_cfg("train_decoder", tmp_path, overrides), tmp_path / "decoder")
 
     out = tmp_path / "interpret"
-    command = [sys.executable, str(PROJECT_ROOT / "scripts" / "interpret_infomax.py"), *common]
-    command += [
+    run_entry_script(
+        "interpret_infomax",
+        *common,
         f"probes=[{probe_dir}]",
         f"decoder_dir={tmp_path / 'decoder'}",
         "split=train",
         "max_utterances=20",
-    ]
-    command += ["interpolation.num_latents=4", "histograms.dims=3", "total_correlation.frames=300"]
-    command += [f"feature_cache={tmp_path / 'features'}", "seed=2", f"hydra.run.dir={out}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+        *("interpolation.num_latents=4", "histograms.dims=3", "total_correlation.frames=300"),
+        *(f"feature_cache={tmp_path / 'features'}", "seed=2", f"hydra.run.dir={out}"),
+    )
 
     results = json.loads((out / "results.json").read_text())
     assert results["seed"] == 2 and results["config"]["decoder_dir"] == str(tmp_path / "decoder")
