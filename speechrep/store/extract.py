@@ -37,6 +37,7 @@ from speechrep.store.store import FeatureStore, StoreError
 from speechrep.upstream import Upstream, check_layers
 from speechrep.upstream.frames import cnn_pooling_to_10ms, pool_segments, pool_to_10ms
 from speechrep.utils.io import atomic_open, atomic_save_npy, atomic_write_json, atomic_write_text
+from speechrep.utils.processes import launched_processes, refuse_unjoined_processes
 from speechrep.utils.provenance import environment_versions
 
 log = logging.getLogger(__name__)
@@ -112,20 +113,19 @@ class ProcessGroup:
     def from_accelerate(cls) -> ProcessGroup:
         """The process group of ``accelerate launch`` (a single process when not launched).
 
-        Without CUDA the processes are joined as CPU processes over gloo (``cpu=True``): accelerate
-        otherwise leaves each process of ``launch --multi_gpu`` alone, and ``launch --cpu`` starts
-        only one. Processes that were launched but not joined would all write every shard, so
-        they are refused.
+        Several processes without CUDA are joined as CPU processes over gloo (``cpu=True``):
+        accelerate otherwise leaves each process of ``launch --multi_gpu`` alone (and ``launch
+        --cpu`` starts only one). A single process keeps accelerate's own device choice. Processes
+        that were launched but not joined would all write every shard, so they are refused.
         """
         from accelerate import PartialState
 
-        state = PartialState(cpu=not torch.cuda.is_available())
-        launched = int(os.environ.get("WORLD_SIZE", "1"))
-        if launched > state.num_processes:
-            raise RuntimeError(
-                f"{launched} processes were launched (WORLD_SIZE) but accelerate joined "
-                f"{state.num_processes}; launch with `accelerate launch --multi_gpu --num_processes N`"
-            )
+        state = PartialState(cpu=launched_processes() > 1 and not torch.cuda.is_available())
+        refuse_unjoined_processes(
+            state.num_processes,
+            "every process would write every shard",
+            "Launch with `accelerate launch --multi_gpu --num_processes N`.",
+        )
         return cls(state.process_index, state.num_processes, state.wait_for_everyone, str(state.device))
 
 

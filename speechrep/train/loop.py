@@ -57,6 +57,7 @@ from speechrep.train.metrics_log import MetricLogger, start_wandb
 from speechrep.train.monitor import Monitor
 from speechrep.train.optim import build_optimizer, build_scheduler, set_lr_for_step
 from speechrep.train.rng import capture_rng_state, derived_seed, isolated_rng, restore_rng_state
+from speechrep.utils.processes import refuse_unjoined_processes
 from speechrep.utils.provenance import environment_versions
 from speechrep.utils.seeding import seed_everything
 
@@ -122,13 +123,11 @@ class Trainer:
             torch.backends.cudnn.benchmark = False
         self.accelerator = _make_accelerator(cfg)
         processes = self.accelerator.num_processes
-        launched = int(os.environ.get("WORLD_SIZE", "1"))
-        if launched > processes:
-            raise RuntimeError(
-                f"{launched} processes were launched (WORLD_SIZE) but accelerate runs this one alone, so "
-                "they would all write the same out_dir. Without GPUs, set TrainerConfig.cpu=true "
-                "(accelerate then joins the CPU processes with gloo)."
-            )
+        refuse_unjoined_processes(
+            processes,
+            "they would all write the same out_dir",
+            "Without GPUs, set TrainerConfig.cpu=true (accelerate then joins the CPU processes with gloo).",
+        )
         val_batch = cfg.val_batch_size or cfg.batch_size
         for name, size in (("batch_size", cfg.batch_size), ("val_batch_size", val_batch)):
             if size % processes:
