@@ -82,7 +82,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import hashlib
 import json
 import logging
 import os
@@ -112,6 +111,7 @@ from transformers import (
 )
 
 from speechrep.upstream.hf import MODEL_CLASSES, HFSpeechUpstream
+from speechrep.utils.hashing import file_sha256
 
 #: The module's import name (also when run as ``python -m``), for logs and provenance.
 MODULE_NAME = "modellib_addons.fairseq_checkpoints"
@@ -355,15 +355,6 @@ def _refusal_message(path: Path, error: pickle.UnpicklingError) -> str:
         "trust it, re-save just its 'model' state dict and 'cfg' (as plain dicts) and load that. "
         f"torch said: {reason}"
     )
-
-
-def file_sha256(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    """SHA-256 of a file's bytes (the identity of a checkpoint in feature-cache keys)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ encoder of ``preset`` (the random baseline; ``config_overrides`` shrink it for t
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -33,6 +32,7 @@ from torch import Tensor
 from speechrep.infomax.config import infomax_config
 from speechrep.infomax.encoder import WEIGHTS_FILE, InfoMaxEncoder
 from speechrep.upstream.base import Upstream, UpstreamOutput, WaveInput, as_waveforms, check_layers
+from speechrep.utils.hashing import file_sha256
 
 
 class InfoMaxUpstream(Upstream):
@@ -130,14 +130,6 @@ class InfoMaxUpstream(Upstream):
         return UpstreamOutput(hidden_states=states, lengths=lengths)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def infomax_upstream(
     path: str | os.PathLike | None = None,
     preset: str = "sim",
@@ -166,7 +158,7 @@ def infomax_upstream(
         origin = {
             "source": "local",
             "path": str(directory.resolve()),
-            "sha256": _sha256(directory / WEIGHTS_FILE),
+            "sha256": file_sha256(directory / WEIGHTS_FILE),
         }
         return InfoMaxUpstream(encoder, str(directory), deterministic, origin, device)
     config = infomax_config(preset, **dict(config_overrides or {}))

@@ -8,7 +8,8 @@ An entry holds the features of one module for one manifest. Its key is
 :func:`speechrep.store.layout.store_key` (the feature store's content-addressed key) over
 
 - the manifest's :meth:`~speechrep.data.manifest.Manifest.content_hash`,
-- the encoder's fingerprint: its config and the SHA-256 of its weights (:func:`encoder_digest`),
+- the encoder's fingerprint: its config and the SHA-256 of its weights
+  (:func:`~speechrep.utils.hashing.state_dict_sha256`),
 - the encoding settings (:class:`FeatureSettings`, plus the module),
 
 so retrained weights, an edited manifest or other settings give a new key and stale features are
@@ -26,7 +27,6 @@ run's. Every file is written atomically (:mod:`speechrep.utils.io`).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import json
 import logging
@@ -44,6 +44,7 @@ from speechrep.data.manifest import Manifest
 from speechrep.infomax.encoder import InfoMaxEncoder
 from speechrep.infomax.features import encode_manifest
 from speechrep.store.layout import store_key
+from speechrep.utils.hashing import state_dict_sha256
 from speechrep.utils.io import atomic_save_npy, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -74,19 +75,9 @@ class FeatureSettings:
         return fields
 
 
-def encoder_digest(encoder: InfoMaxEncoder) -> str:
-    """SHA-256 over the encoder's parameters and buffers (names, dtypes, shapes, values)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(encoder.state_dict().items()):
-        value = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{value.dtype}:{tuple(value.shape)}\n".encode())
-        digest.update(value.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
-
-
 def encoder_fingerprint(encoder: InfoMaxEncoder) -> dict[str, Any]:
     """What identifies an encoder's features: its config and its weights."""
-    return {"config": encoder.config.to_dict(), "weights_sha256": encoder_digest(encoder)}
+    return {"config": encoder.config.to_dict(), "weights_sha256": state_dict_sha256(encoder)}
 
 
 def cached_encode(

@@ -58,7 +58,6 @@ Inference settings
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
@@ -89,6 +88,7 @@ from speechrep.upstream.base import (
     conv_output_length,
     conv_receptive_field,
 )
+from speechrep.utils.hashing import state_dict_sha256
 
 log = logging.getLogger(__name__)
 
@@ -388,12 +388,7 @@ class HFSpeechUpstream(Upstream):
         The weights of an upstream are frozen, so the hash is cached after the first call.
         """
         if self._weights_sha256 is None:
-            digest = hashlib.sha256()
-            for key, tensor in sorted(self.model.state_dict().items()):
-                tensor = tensor.detach().to("cpu").contiguous()
-                digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
-                digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-            self._weights_sha256 = digest.hexdigest()
+            self._weights_sha256 = state_dict_sha256(self.model)
         return self._weights_sha256
 
     def fingerprint(self) -> dict[str, Any]:
