@@ -71,15 +71,21 @@ def _write_results(out_dir: Path, cfg: DictConfig, results: Mapping[str, Any]) -
     return payload
 
 
+def _crop_datasets(cfg: DictConfig) -> tuple[RandomCropDataset, FixedCropDataset | None]:
+    """Random training crops of ``cfg.dataset``, centred validation crops of ``cfg.data.eval_split``."""
+    train_manifest, val_manifest = dataset_manifests(cfg.dataset, cfg.data.eval_split)
+    crop = cfg.data.crop_samples
+    train_set = RandomCropDataset(train_manifest, crop, cfg.data.crop_step, preload=cfg.data.preload)
+    val_set = FixedCropDataset(val_manifest, crop, preload=cfg.data.preload) if val_manifest else None
+    return train_set, val_set
+
+
 def train_encoder(cfg: DictConfig, out_dir: str | Path) -> dict[str, Any]:
     """Train the encoder of ``cfg.model`` and export it to ``<out_dir>/encoder``."""
     out_dir = Path(out_dir)
     seed_everything(cfg.seed)
     model = GreedyInfoMax(instantiate(cfg.model, _convert_="all"))  # first draw: the seed's initial weights
-    train_manifest, val_manifest = dataset_manifests(cfg.dataset, cfg.data.eval_split)
-    crop = cfg.data.crop_samples
-    train_set = RandomCropDataset(train_manifest, crop, cfg.data.crop_step, preload=cfg.data.preload)
-    val_set = FixedCropDataset(val_manifest, crop, preload=cfg.data.preload) if val_manifest else None
+    train_set, val_set = _crop_datasets(cfg)
     summary = _fit(cfg, model, train_set, val_set, out_dir)
     encoder_dir = model.encoder.save_pretrained(out_dir / "encoder")
     return _write_results(out_dir, cfg, {"encoder": str(encoder_dir), "train": summary})
@@ -178,10 +184,7 @@ def train_decoder_from_config(cfg: DictConfig, out_dir: str | Path) -> dict[str,
     decoder = InfoMaxDecoder(encoder, module, cfg.hidden_channels)
     loss = DecoderLoss(DecoderLossConfig(**to_plain(cfg.loss)))
     model = LatentDecoderModel(encoder, decoder, loss, sample_latents=cfg.sample_latents)
-    train_manifest, val_manifest = dataset_manifests(cfg.dataset, cfg.data.eval_split)
-    crop = cfg.data.crop_samples
-    train_set = RandomCropDataset(train_manifest, crop, cfg.data.crop_step, preload=cfg.data.preload)
-    val_set = FixedCropDataset(val_manifest, crop, preload=cfg.data.preload) if val_manifest else None
+    train_set, val_set = _crop_datasets(cfg)
     summary = _fit(cfg, model, train_set, val_set, out_dir)
     path = out_dir / "decoder.safetensors"
     save_file({k: v.detach().contiguous().cpu() for k, v in decoder.state_dict().items()}, str(path))
