@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import shutil
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -38,6 +37,7 @@ from speechrep.upstream import Upstream, check_layers
 from speechrep.upstream.frames import cnn_pooling_to_10ms, pool_segments, pool_to_10ms
 from speechrep.utils.io import atomic_open, atomic_save_npy, atomic_write_json, atomic_write_text
 from speechrep.utils.processes import launched_processes, refuse_unjoined_processes
+from speechrep.utils.progress import show_progress
 from speechrep.utils.provenance import environment_versions
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def extract_features(
             len(mine) - len(todo),
             len(mine),
         )
-    show = _show_progress(progress) and group.is_main
+    show = show_progress(progress) and group.is_main
     worker = _ShardWorker(upstream, layers, settings, chosen)
     with ThreadPoolExecutor(max_workers=1) as loader:
         pending = {
@@ -454,12 +454,6 @@ def _chosen_segments(
 
 def _segments_digest(chosen: dict[str, list] | None) -> str:
     return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()
-
-
-def _show_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    return sys.stderr.isatty() and "PYTEST_CURRENT_TEST" not in os.environ
 
 
 def _report_skipped(store: FeatureStore) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ from speechrep.train.monitor import Monitor
 from speechrep.train.optim import build_optimizer, build_scheduler, set_lr_for_step
 from speechrep.train.rng import capture_rng_state, derived_seed, isolated_rng, restore_rng_state
 from speechrep.utils.processes import refuse_unjoined_processes
+from speechrep.utils.progress import show_progress
 from speechrep.utils.provenance import environment_versions
 from speechrep.utils.seeding import seed_everything
 
@@ -193,7 +193,7 @@ class Trainer:
             start_wandb(acc, self.out_dir, cfg.wandb_project, cfg.wandb_mode, cfg.run_name, self._config())
         acc.wait_for_everyone()
 
-        show = acc.is_main_process and (cfg.progress if cfg.progress is not None else sys.stderr.isatty())
+        show = acc.is_main_process and show_progress(cfg.progress)
         bar = tqdm(total=self.total_steps, initial=self.step, desc="train", unit="step", disable=not show)
         done = self._finished()
         while not done:

@@ -7,7 +7,6 @@ rows of two memory-mapped layers (or a layer and a one-hot/embedding table) chun
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from tqdm.auto import tqdm
 
 from speechrep.data.manifest import Manifest
 from speechrep.store import FeatureStore, StoreError
+from speechrep.utils.progress import show_progress
 
 #: Frame hops closer than this (seconds) count as the same frame rate.
 HOP_TOLERANCE = 1e-9
@@ -233,5 +233,4 @@ def hop_groups(store: FeatureStore, layers: Sequence[str]) -> list[list[str]]:
 
 def layer_progress(layers: Sequence[str], description: str, progress: bool | None) -> Iterator[str]:
     """Iterate over ``layers`` with a progress bar (``None``: when stderr is a terminal)."""
-    show = sys.stderr.isatty() if progress is None else progress
-    yield from tqdm(layers, desc=description, disable=not show, unit="layer")
+    yield from tqdm(layers, desc=description, disable=not show_progress(progress), unit="layer")

@@ -25,7 +25,6 @@ import dataclasses
 import json
 import logging
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +39,7 @@ from speechrep.data.manifest import Manifest, Segment, Utterance
 from speechrep.data.simvowels.speakers import SpeakerLayout, speaker_name
 from speechrep.data.simvowels.synthesis import SimVowelsSettings, synthesize_segment
 from speechrep.utils.io import atomic_write_json
+from speechrep.utils.progress import show_progress
 from speechrep.utils.provenance import environment_versions
 
 log = logging.getLogger(__name__)
@@ -103,11 +103,7 @@ def simulate_corpus(
         for j, split in enumerate(layout.split_names)
         for k in range(int(num_utterances.get(split, 0)))
     ]
-    show = (
-        progress
-        if progress is not None
-        else (sys.stderr.isatty() and "PYTEST_CURRENT_TEST" not in os.environ)
-    )
+    show = show_progress(progress)
     utterances = []
     for j, split, k in tqdm(jobs, desc="simulate vowels", unit="utt", disable=not show):
         speakers = layout.speakers_of(split)

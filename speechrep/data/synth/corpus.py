@@ -24,7 +24,6 @@ import json
 import logging
 import os
 import random
-import sys
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -45,6 +44,7 @@ from speechrep.data.synth.espeak import (
 )
 from speechrep.data.synth.text import SentenceGenerator
 from speechrep.utils.io import atomic_write_json
+from speechrep.utils.progress import show_progress
 
 log = logging.getLogger(__name__)
 
@@ -203,11 +203,7 @@ def synthesize_corpus(
     for s, factors in enumerate(speakers):
         texts = shared if shared is not None else generator.sentences(utterances_per_speaker)
         jobs.extend((speaker_id(s), factors, k, text) for k, text in enumerate(texts))
-    show = (
-        progress
-        if progress is not None
-        else (sys.stderr.isatty() and "PYTEST_CURRENT_TEST" not in os.environ)
-    )
+    show = show_progress(progress)
     utterances = []
     for speaker, factors, k, text in tqdm(jobs, desc="synthesize", unit="utt", disable=not show):
         utt_id = f"{speaker}_{k:04d}"
