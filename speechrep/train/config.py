@@ -72,7 +72,7 @@ class TrainerConfig:
         log_every: write averaged training metrics every this many steps (and at the last step).
         checkpoint_every: write ``checkpoints/last`` every this many steps; ``None`` writes it only
             at the end. ``best`` is written whenever the monitored metric improves.
-        keep_checkpoints: also keep this many most recent ``checkpoints/step_XXXXXXXX`` copies of
+        keep_checkpoints: also keep this many most recent ``checkpoints/step_<step, 8 digits>`` copies of
             periodic checkpoints (0: only ``last`` and ``best``).
         early_stopping_patience: stop after this many validations without improvement of
             ``monitor``; ``None`` never stops early.
